@@ -66,7 +66,7 @@ class Recommender:
         """
         seen = self.history(user_id)
         liked = seen.index[seen["rating"] >= self.threshold]
-        return self._recommend(liked, seen.index, k)
+        return self.recommend(liked, k, exclude=seen.index)
 
     def for_new_user(self, liked: Iterable[int | str], k: int = 10) -> pd.DataFrame:
         """Recommend `k` movies to someone who names the movies they liked.
@@ -77,13 +77,24 @@ class Recommender:
             Movie ids, or titles. A title is matched exactly (ignoring case),
             else as a substring; see :meth:`find`.
         """
-        ids: list[int] = []
-        for entry in liked:
-            ids.extend(self.find(entry).index if isinstance(entry, str)
-                       else self._check_movie(entry))
+        ids = self.resolve(liked)
         if not ids:
             raise ValueError("liked is empty; name at least one movie")
-        return self._recommend(pd.Index(ids).unique(), pd.Index(ids).unique(), k)
+        return self.recommend(ids, k)
+
+    def resolve(self, movies: Iterable[int | str]) -> list[int]:
+        """Return the movie ids of `movies`, given as ids or titles (see :meth:`find`)."""
+        ids: list[int] = []
+        for entry in movies:
+            if isinstance(entry, str):
+                ids.extend(self.find(entry).index)
+            elif entry in self.catalogue.index:
+                ids.append(entry)
+            else:
+                raise KeyError(f"unknown movie id {entry}; valid ids range from "
+                               f"{self.catalogue.index.min()} to "
+                               f"{self.catalogue.index.max()}")
+        return list(dict.fromkeys(ids))
 
     def find(self, title: str) -> pd.DataFrame:
         """Return the catalogue rows whose title matches `title`.
@@ -108,13 +119,15 @@ class Recommender:
         close = difflib.get_close_matches(title, titles.tolist(), n=5, cutoff=0.4)
         raise LookupError(f"no movie title contains {title!r}; closest titles: {close}")
 
-    def _check_movie(self, item_id: int) -> list[int]:
-        if item_id not in self.catalogue.index:
-            raise KeyError(f"unknown movie id {item_id}; valid ids range from "
-                           f"{self.catalogue.index.min()} to {self.catalogue.index.max()}")
-        return [item_id]
+    def recommend(self, liked: Iterable[int], k: int = 10,
+                  exclude: Iterable[int] = ()) -> pd.DataFrame:
+        """Recommend `k` movies from a history of liked movie ids.
 
-    def _recommend(self, liked: pd.Index, seen: pd.Index, k: int) -> pd.DataFrame:
+        The model reads `liked`; movies in `liked` or `exclude` are never
+        returned. Liked movies outside the model's columns are ignored.
+        """
+        liked = pd.Index(list(liked)).unique()
+        seen = liked.union(pd.Index(list(exclude)))
         n_items = len(self.item_ids)
         columns = self._column.reindex(liked).dropna().astype(int).to_numpy()
         x = sp.csr_matrix((np.ones(len(columns), np.float32),
@@ -124,6 +137,9 @@ class Recommender:
                                  (np.zeros(len(hidden), int), hidden)), shape=(1, n_items))
         scores = self.model.score(x)
         k = min(k, n_items - exclude.nnz)
+        if k < 1:
+            return self.catalogue.iloc[:0][["title", "release_date", "genres",
+                                           "mean_rating", "n_ratings"]].assign(score=[])
         best = top_k(scores, k, exclude=exclude)[0]
         table = self.catalogue.loc[self.item_ids[best],
                                    ["title", "release_date", "genres",
@@ -131,3 +147,67 @@ class Recommender:
         table["score"] = scores[0, best]
         table.index.name = "item_id"
         return table
+
+
+def ask_in_terminal(table: pd.DataFrame) -> list[int] | None:
+    """Show `table` and read the ids of liked movies; an empty answer stops.
+
+    An answer function for :func:`recommendation_loop` when a person is at
+    the keyboard.
+    """
+    print(table[["title", "release_date", "mean_rating"]].to_string())
+    answer = input("ids of the movies you like (comma-separated, empty to stop): ")
+    if not answer.strip():
+        return None
+    try:
+        return [int(part) for part in answer.split(",") if part.strip()]
+    except ValueError:
+        print(f"could not read {answer!r} as movie ids; stopping")
+        return None
+
+
+def recommendation_loop(recommender: Recommender, liked: Iterable[int | str], answer,
+                        *, k: int = 5, max_rounds: int = 10) -> list[pd.DataFrame]:
+    """Recommend in rounds, learning from the user's answers until they stop.
+
+    Each round shows `k` movies not yet liked or shown, then calls
+    ``answer(table)``, which returns the ids of the movies the user liked or
+    None to stop. Liked movies join the history that the model reads; every
+    movie shown is excluded from later rounds.
+
+    Parameters
+    ----------
+    recommender : Recommender
+    liked : iterable of int or str
+        The starting history, as in :meth:`Recommender.for_new_user`.
+    answer : callable
+        ``answer(table) -> list of int or None``; :func:`ask_in_terminal` asks
+        a person.
+    k, max_rounds : int
+
+    Returns
+    -------
+    list of DataFrame
+        The table shown in each round, with a ``liked`` column added.
+
+    Defined in :doc:`/chapters/movie_example`.
+    """
+    history = recommender.resolve(liked)
+    shown: list[int] = []
+    rounds = []
+    for _ in range(max_rounds):
+        table = recommender.recommend(history, k, exclude=shown)
+        if table.empty:
+            break
+        reply = answer(table)
+        table["liked"] = table.index.isin(reply or [])
+        rounds.append(table)
+        if reply is None:
+            break
+        unknown = set(reply) - set(table.index)
+        if unknown:
+            raise ValueError(f"answer returned ids {sorted(unknown)} that were not "
+                             f"shown this round; choose from {list(table.index)}")
+        history.extend(reply)
+        shown.extend(table.index)
+    return rounds
