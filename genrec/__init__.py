@@ -3,22 +3,58 @@
 Chapters import it as ``import genrec``; the names below are its public API.
 """
 
-from . import plot
+from . import plot, preprocess, split
+from .datasets import (
+    RELEASES,
+    ChecksumError,
+    MalformedFileError,
+    MovieLens,
+    data_home,
+    fetch,
+    load_movielens,
+    read_release,
+)
 from .diffrec import DiffRecSplit, load_diffrec_split
-from .datasets import RELEASES, ChecksumError, MovieLens, data_home, fetch, load_movielens
 from .interactions import Interactions, to_implicit
 from .metrics import Evaluation, evaluate, top_k
 from .models import MultDAE, MultVAE, Popularity, VAEConfig
+from .preprocess import (
+    clean,
+    clean_ratings,
+    genre_matrix,
+    kcore_filter,
+    movie_features,
+    movie_stats,
+    split_title,
+    truncated_svd,
+    user_demographics,
+    user_stats,
+)
 from .recommend import Recommender, ask_in_terminal, recommendation_loop
-from .split import HeldOut, StrongSplit, strong_generalization_split
+from .split import (
+    HeldOut,
+    HoldoutSplit,
+    StrongSplit,
+    global_temporal_split,
+    leave_last_out_split,
+    random_holdout_split,
+    strong_generalization_split,
+    temporal_holdout_split,
+)
 from .train import History, train
 from .utils import get_device, set_seed
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "RELEASES", "ChecksumError", "Evaluation", "HeldOut", "History", "Interactions",
-    "MovieLens", "MultDAE", "MultVAE", "Popularity", "Recommender", "StrongSplit",
-    "VAEConfig", "DiffRecSplit", "ask_in_terminal", "recommendation_loop", "load_diffrec_split", "data_home", "evaluate", "fetch", "get_device", "load_movielens",
-    "plot", "set_seed", "strong_generalization_split", "to_implicit", "top_k", "train",
+    "RELEASES", "ChecksumError", "DiffRecSplit", "Evaluation", "HeldOut", "History",
+    "HoldoutSplit", "Interactions", "MalformedFileError", "MovieLens", "MultDAE",
+    "MultVAE", "Popularity", "Recommender", "StrongSplit", "VAEConfig",
+    "ask_in_terminal", "clean", "clean_ratings", "data_home", "evaluate", "fetch",
+    "genre_matrix", "get_device", "global_temporal_split", "kcore_filter",
+    "leave_last_out_split", "load_diffrec_split", "load_movielens", "movie_features",
+    "movie_stats", "plot", "preprocess", "random_holdout_split", "read_release",
+    "recommendation_loop", "set_seed", "split", "split_title",
+    "strong_generalization_split", "temporal_holdout_split", "to_implicit", "top_k",
+    "train", "truncated_svd", "user_demographics", "user_stats",
 ]

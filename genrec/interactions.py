@@ -61,6 +61,30 @@ def _lookup(known: np.ndarray, ids, what: str) -> np.ndarray:
     return index
 
 
+def dense_codes(ids) -> tuple[np.ndarray, np.ndarray]:
+    """Number ids 0..n-1 in ascending id order; return (codes, distinct ids).
+
+    Equivalent to ``np.unique(ids, return_inverse=True)``. Small
+    non-negative integer ids (all MovieLens ids) take a linear-time path
+    that avoids sorting or hashing millions of values.
+    """
+    ids = np.asarray(ids)
+    if ids.dtype.kind in "iu" and len(ids) and ids.min() >= 0 \
+            and ids.max() < max(1 << 24, 4 * len(ids)):
+        present = np.zeros(int(ids.max()) + 1, dtype=bool)
+        present[ids] = True
+        code_of = np.cumsum(present, dtype=np.int64) - 1
+        return code_of[ids], np.flatnonzero(present).astype(ids.dtype)
+    codes, uniques = pd.factorize(ids, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques)
+
+
+def has_repeats(keys: np.ndarray) -> bool:
+    """Return whether an integer array contains a value twice (one sort, no hashing)."""
+    ordered = np.sort(keys)
+    return bool((ordered[1:] == ordered[:-1]).any())
+
+
 def to_implicit(ratings: pd.DataFrame, *, threshold: float = 4.0,
                 item_ids: np.ndarray | None = None) -> Interactions:
     """Binarise explicit ratings: a rating >= `threshold` becomes a 1.
@@ -93,14 +117,13 @@ def to_implicit(ratings: pd.DataFrame, *, threshold: float = 4.0,
     if positive.empty:
         raise ValueError(f"no rating is >= threshold={threshold}; lower the threshold")
 
-    user_ids = np.unique(positive["user_id"].to_numpy())
     if item_ids is None:
-        item_ids = np.unique(positive["item_id"].to_numpy())
+        cols, item_ids = dense_codes(positive["item_id"].to_numpy())
     else:
         item_ids = np.asarray(item_ids)
         positive = positive[positive["item_id"].isin(item_ids)]
-    rows = np.searchsorted(user_ids, positive["user_id"].to_numpy())
-    cols = pd.Index(item_ids).get_indexer(positive["item_id"].to_numpy())
+        cols = pd.Index(item_ids).get_indexer(positive["item_id"].to_numpy())
+    rows, user_ids = dense_codes(positive["user_id"].to_numpy())
 
     matrix = sp.csr_matrix(
         (np.ones(len(rows), dtype=np.float32), (rows, cols)),
