@@ -3,7 +3,7 @@
 Chapters import it as ``import genrec``; the names below are its public API.
 """
 
-from . import plot, preprocess, split
+from . import plot, preprocess, significance, split, tuning
 from .datasets import (
     RELEASES,
     ChecksumError,
@@ -16,8 +16,8 @@ from .datasets import (
 )
 from .diffrec import DiffRecSplit, load_diffrec_split
 from .interactions import Interactions, to_implicit
-from .metrics import Evaluation, evaluate, top_k
-from .models import MultDAE, MultVAE, Popularity, VAEConfig
+from .metrics import METRICS, Evaluation, beyond_accuracy, evaluate, f1_of_means, top_k
+from .models import EASE, ItemKNN, MultDAE, MultVAE, Popularity, PureSVD, VAEConfig
 from .preprocess import (
     clean,
     clean_ratings,
@@ -41,12 +41,17 @@ from .split import (
     strong_generalization_split,
     temporal_holdout_split,
 )
+from .significance import compare, comparison_table, paired_bootstrap, paired_test, seed_summary
 from .train import History, train
+from .tuning import grid_search
 from .utils import get_device, set_seed
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "EASE", "ItemKNN", "METRICS", "PureSVD", "beyond_accuracy", "compare",
+    "comparison_table", "f1_of_means", "grid_search", "paired_bootstrap", "paired_test",
+    "seed_summary", "significance", "tuning",
     "RELEASES", "ChecksumError", "DiffRecSplit", "Evaluation", "HeldOut", "History",
     "HoldoutSplit", "Interactions", "MalformedFileError", "MovieLens", "MultDAE",
     "MultVAE", "Popularity", "Recommender", "StrongSplit", "VAEConfig",

@@ -8,7 +8,7 @@ user need not have been seen in training. Trainable torch models also have
 have ``fit(X)``.
 """
 
-from .baselines import Popularity
+from .baselines import EASE, ItemKNN, Popularity, PureSVD
 from .vae import MultDAE, MultVAE, VAEConfig
 
-__all__ = ["MultDAE", "MultVAE", "Popularity", "VAEConfig"]
+__all__ = ["EASE", "ItemKNN", "MultDAE", "MultVAE", "Popularity", "PureSVD", "VAEConfig"]
