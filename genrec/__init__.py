@@ -3,7 +3,7 @@
 Chapters import it as ``import genrec``; the names below are its public API.
 """
 
-from . import plot, preprocess, significance, split, tuning
+from . import plot, preprocess, significance, split, toy, tuning
 from .datasets import (
     RELEASES,
     ChecksumError,
@@ -51,7 +51,7 @@ __version__ = "0.1.0"
 __all__ = [
     "EASE", "ItemKNN", "METRICS", "PureSVD", "beyond_accuracy", "compare",
     "comparison_table", "f1_of_means", "grid_search", "paired_bootstrap", "paired_test",
-    "seed_summary", "significance", "tuning",
+    "seed_summary", "significance", "toy", "tuning",
     "RELEASES", "ChecksumError", "DiffRecSplit", "Evaluation", "HeldOut", "History",
     "HoldoutSplit", "Interactions", "MalformedFileError", "MovieLens", "MultDAE",
     "MultVAE", "Popularity", "Recommender", "StrongSplit", "VAEConfig",
