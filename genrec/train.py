@@ -2,13 +2,13 @@
 
 The loop only needs ``model.loss(x, step) -> (loss, parts)`` and, for
 validation, ``model.score(x)``. It shuffles user rows each epoch, feeds them
-as sparse batches, tracks validation NDCG after each epoch and keeps the
-weights of the best epoch.
+as CSR batches, tracks a validation metric after each epoch and keeps the
+weights of the best epoch. ``step`` counts updates over the whole run, so a
+schedule such as KL annealing continues across epochs.
 """
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 
@@ -34,7 +34,7 @@ class History:
         ``seconds`` of training, and the validation metric when one was given.
     best_epoch : int or None
         Epoch (1-based) with the best validation metric, whose weights the
-        model holds after training.
+        model has after training.
     metric : str
         Name of the validation metric.
     """
@@ -51,11 +51,26 @@ class History:
         return float(self.epochs.loc[self.best_epoch, self.metric])
 
 
+def _adam(params, lr: float, weight_decay: float) -> torch.optim.Adam:
+    """Return Adam, fused into one kernel per step where torch supports it."""
+    params = list(params)
+    try:
+        # The fused kernel took about 5 ms per Mult-VAE step on a 2-core AMD
+        # EPYC, the default per-tensor loop about 28 ms. Results differ by rounding.
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError):  # older torch, or unsupported device
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
 def train(model: torch.nn.Module, X: sp.spmatrix, *, n_epochs: int = 50,
           batch_size: int = 500, lr: float = 1e-3, weight_decay: float = 0.0,
           valid: HeldOut | None = None, metric: str = "ndcg@100",
-          seed: int = 0, verbose: bool = False) -> History:
+          seed: int = 0, verbose: bool = False,
+          patience: int | None = None) -> History:
     """Train `model` on user rows `X` with Adam, keeping the best epoch.
+
+    Each epoch shuffles the rows once and feeds them as CSR batches of
+    `batch_size` rows. A dense copy of `X` is never made.
 
     Parameters
     ----------
@@ -75,22 +90,30 @@ def train(model: torch.nn.Module, X: sp.spmatrix, *, n_epochs: int = 50,
         Seeds torch (dropout, sampling) and the batch order.
     verbose : bool, default False
         Show a progress bar with the running loss.
+    patience : int, optional
+        Stop when the validation metric has not improved for this many
+        epochs. Needs `valid`. Default: run all `n_epochs`.
 
     Returns
     -------
     History
+        ``epochs`` has the columns ``loss`` and the loss parts (per-user
+        means), ``seconds`` (training time of the epoch) and, with `valid`,
+        `metric` and ``valid_seconds``.
 
-    Defined in :doc:`/chapters/movie_example`.
+    Defined in :doc:`/chapters/vae`.
     """
     if n_epochs < 1 or batch_size < 1:
         raise ValueError(f"n_epochs={n_epochs} and batch_size={batch_size} must be >= 1")
     name, _, cutoff = metric.partition("@")
     if not cutoff.isdigit():
         raise ValueError(f"metric must look like 'ndcg@100', got {metric!r}")
+    if patience is not None and (valid is None or patience < 1):
+        raise ValueError(f"patience={patience} needs valid=HeldOut(...) and must be >= 1")
     X = as_csr(X)
     set_seed(seed)
     rng = np.random.default_rng(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = _adam(model.parameters(), lr, weight_decay)
 
     history = History(metric=metric)
     rows, best_state, best = [], None, -np.inf
@@ -98,10 +121,11 @@ def train(model: torch.nn.Module, X: sp.spmatrix, *, n_epochs: int = 50,
     for epoch in bar:
         model.train()
         start = time.perf_counter()
-        order = rng.permutation(X.shape[0])
+        # One shuffle per epoch; each batch is then a cheap contiguous slice.
+        shuffled = X[rng.permutation(X.shape[0])]
         totals: dict[str, float] = {}
-        for begin in range(0, len(order), batch_size):
-            batch = X[order[begin:begin + batch_size]]
+        for begin in range(0, X.shape[0], batch_size):
+            batch = shuffled[begin:begin + batch_size]
             loss, parts = model.loss(batch, history.steps)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -114,17 +138,21 @@ def train(model: torch.nn.Module, X: sp.spmatrix, *, n_epochs: int = 50,
         row["seconds"] = time.perf_counter() - start
 
         if valid is not None:
+            start = time.perf_counter()
             result = evaluate(model, valid.fold_in, valid.target, k=[int(cutoff)],
                               metrics=[name])
             row[metric] = result[metric]
+            row["valid_seconds"] = time.perf_counter() - start
             if row[metric] > best:
                 best, history.best_epoch = row[metric], epoch
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         rows.append(row)
         bar.set_postfix(loss=f"{row['loss']:.2f}",
                         **({metric: f"{row[metric]:.3f}"} if valid is not None else {}))
+        if patience is not None and epoch - (history.best_epoch or 0) >= patience:
+            break
 
-    history.epochs = pd.DataFrame(rows, index=pd.RangeIndex(1, n_epochs + 1, name="epoch"))
+    history.epochs = pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="epoch"))
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
