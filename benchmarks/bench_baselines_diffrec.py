@@ -37,7 +37,7 @@ from genrec.metrics import evaluate
 from genrec.models.baselines import EASE, ItemKNN
 from genrec.tuning import grid_search
 
-from .bench_eval import _machine
+from ._machine import describe_machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "baselines_diffrec.md"
 RECBOLE = {"EASE": (0.1817, 0.1158), "ItemKNN": (0.1702, 0.1136)}  # Recall@20, NDCG@20
@@ -79,7 +79,7 @@ def report(results: dict, load: float) -> str:
         "## EASE and ItemKNN on the DiffRec ML-1M clean split",
         "",
         f"`python -m benchmarks.bench_baselines_diffrec` on "
-        f"{datetime.date.today():%Y-%m-%d}: {_machine()}. Load average at the "
+        f"{datetime.date.today():%Y-%m-%d}: {describe_machine()}. Load average at the "
         f"start: {load:.1f}.",
         "",
         f"Data: {results['split']}. Models fitted on the training rows; test "

@@ -33,7 +33,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ._machine import describe_machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data.md"
 ML20M_USERS, ML20M_ITEMS, ML20M_ROWS = 138_493, 26_744, 20_000_263
@@ -211,29 +212,13 @@ def measure(root: Path) -> dict:
     }
 
 
-def _machine() -> str:
-    cpu = "unknown CPU"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        ram = int(f.readline().split()[1]) / 2**20
-    import scipy
-    import torch
-    return (f"{cpu}, {os.cpu_count()} cores, {ram:.0f} GiB RAM; Python "
-            f"{platform.python_version()}, numpy {np.__version__}, pandas "
-            f"{pd.__version__}, scipy {scipy.__version__}, torch {torch.__version__}")
-
-
 def report(result: dict, n_rows: int, generate_seconds: float) -> str:
     steps = result["steps"]
     lines = [
         "## Data pipeline at ML-20M scale",
         "",
         f"`python -m benchmarks.bench_data --rows {n_rows}` on "
-        f"{datetime.date.today():%Y-%m-%d}: {_machine()}. Load average "
+        f"{datetime.date.today():%Y-%m-%d}: {describe_machine()}. Load average "
         f"when the pipeline started: {result['load']:.1f}; CPU seconds include "
         "both cores where a step uses them, and depend less on other load "
         "than wall seconds do.",

@@ -28,18 +28,18 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy
 import torch
 
 import genrec
 from genrec.metrics import METRICS, evaluate, top_k
 from genrec.models.baselines import EASE
+
+from ._machine import describe_machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "eval.md"
 CUTOFFS = [10, 20, 50, 100]
@@ -121,21 +121,6 @@ def bench_training(n_epochs: int) -> dict:
     }
 
 
-def _machine() -> str:
-    cpu = "unknown CPU"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        ram = int(f.readline().split()[1]) / 2**20
-    return (f"{cpu}, {os.cpu_count()} cores, {ram:.0f} GiB RAM; Python "
-            f"{platform.python_version()}, numpy {np.__version__}, scipy "
-            f"{scipy.__version__}, torch {torch.__version__}, torch intra-op "
-            f"threads: {torch.get_num_threads()}")
-
-
 def report(rows: list[dict], training: dict, repeats: int, load: float,
            flags: str = "") -> str:
     table = pd.DataFrame(rows).set_index("case")
@@ -143,7 +128,7 @@ def report(rows: list[dict], training: dict, repeats: int, load: float,
         "## Evaluation and validation speed",
         "",
         f"`python -m benchmarks.bench_eval{flags}` on {datetime.date.today():%Y-%m-%d}: "
-        f"{_machine()}. Load average at the start: {load:.1f} (other processes "
+        f"{describe_machine()}. Load average at the start: {load:.1f} (other processes "
         "share the cores, so wall seconds are upper bounds).",
         "",
         "**Evaluating every user of the DiffRec ML-1M clean split** (5,949 users x "

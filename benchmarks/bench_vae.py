@@ -37,7 +37,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+
+from ._machine import describe_machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "vae.md"
 RECBOLE_WORKER = Path(__file__).resolve().parent / "recbole_multivae.py"
@@ -151,25 +152,13 @@ def measure(name: str, n_epochs: int, recbole_python: str | None) -> dict:
     return results
 
 
-def _machine() -> str:
-    with open("/proc/cpuinfo") as f:
-        cpu = next(line.split(":", 1)[1].strip() for line in f
-                   if line.startswith("model name"))
-    with open("/proc/meminfo") as f:
-        ram = int(f.readline().split()[1]) / 1024**2
-    import torch
-    return (f"{cpu}, {os.cpu_count()} cores, {ram:.0f} GiB RAM; Python "
-            f"{platform.python_version()}, torch {torch.__version__} with "
-            f"{torch.get_num_threads()} threads")
-
-
 def report(results: dict) -> str:
     """Return the Markdown fragment for all data sets in `results`."""
     load = os.getloadavg()[0]
     lines = [
         f"Measured on {datetime.date.today():%Y-%m-%d} with "
         f"`python -m benchmarks.bench_vae{' --recbole' if _has_recbole(results) else ''}`"
-        f" on {_machine()}. Load average when the report was written: {load:.1f}; "
+        f" on {describe_machine()}. Load average when the report was written: {load:.1f}; "
         "other processes on the machine slow every column, so compare the two "
         "libraries within one run. Median seconds per epoch; the total runs "
         "all epochs with validation after each.",
