@@ -13,8 +13,8 @@ reference the test numbers at RecBole's default hyperparameters (EASE
 RecBole's ``recbole/properties/model/*.yaml``) are listed too.
 
 The RecBole figures in ``RECBOLE`` were measured with RecBole on this
-machine by whoever requested the comparison, and came with the request.
-This script does not run RecBole.
+machine by the person who requested the comparison; this script does not
+run RecBole.
 
 Run from the repository root with the data folder set::
 
@@ -37,7 +37,7 @@ from genrec.metrics import evaluate
 from genrec.models.baselines import EASE, ItemKNN
 from genrec.tuning import grid_search
 
-from ._machine import describe_machine
+from ._report import describe_machine, publish
 
 RESULTS = Path(__file__).resolve().parent / "results" / "baselines_diffrec.md"
 RECBOLE = {"EASE": (0.1817, 0.1158), "ItemKNN": (0.1702, 0.1136)}  # Recall@20, NDCG@20
@@ -108,7 +108,7 @@ def report(results: dict, load: float) -> str:
               "at the validation-chosen point: " + ", ".join(
                   f"{name} {gap:.4f}" for name, gap in gaps.items()) + "."]
     lines += ["", "RecBole figures: measured with RecBole on this machine by "
-              "whoever requested this comparison; this script does not run "
+              "the person who requested this comparison; this script does not run "
               "RecBole. Time per search "
               "(fits and validation evaluations): " + ", ".join(
                   f"{name} {results[name]['seconds']:.1f} s" for name in SPACES) + "."]
@@ -130,10 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()[0]
     text = report(run(), load)
-    print(text)
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(text)
+    publish(text, RESULTS, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._machine import describe_machine
+from ._report import describe_machine, publish
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data.md"
 ML20M_USERS, ML20M_ITEMS, ML20M_ROWS = 138_493, 26_744, 20_000_263
@@ -279,10 +279,7 @@ def main() -> None:
         sys.exit(f"the measuring process failed:\n{child.stderr}")
     result = json.loads(child.stdout.strip().splitlines()[-1])
     fragment = report(result, args.rows, generate_seconds)
-    print(fragment)
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(fragment)
+    publish(fragment, RESULTS, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ import genrec
 from genrec.metrics import METRICS, evaluate, top_k
 from genrec.models.baselines import EASE
 
-from ._machine import describe_machine
+from ._report import describe_machine, publish
 
 RESULTS = Path(__file__).resolve().parent / "results" / "eval.md"
 CUTOFFS = [10, 20, 50, 100]
@@ -174,10 +174,7 @@ def main() -> None:
     training = bench_training(args.epochs)
     flags = "" if args.threads is None else f" --threads {args.threads}"
     text = report(rows, training, args.repeats, load, flags)
-    print(text)
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(text)
+    publish(text, RESULTS, write=not args.no_write)
 
 
 if __name__ == "__main__":

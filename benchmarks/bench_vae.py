@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from ._machine import describe_machine
+from ._report import describe_machine, publish
 
 RESULTS = Path(__file__).resolve().parent / "results" / "vae.md"
 RECBOLE_WORKER = Path(__file__).resolve().parent / "recbole_multivae.py"
@@ -233,10 +233,7 @@ def main() -> None:
                              args.recbole_python if args.recbole else None)
                for name in args.data}
     text = report(results)
-    print(text)
-    if not args.no_write:
-        RESULTS.parent.mkdir(exist_ok=True)
-        RESULTS.write_text(text)
+    publish(text, RESULTS, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ from genrec.models.baselines import EASE
 from genrec.models.vae import MultDAE, MultVAE, VAEConfig
 from genrec.split import HeldOut
 
+from ._report import publish
+
 RESULTS = Path(__file__).resolve().parent / "results" / "vae_diffrec.md"
 METRICS = ["recall@10", "recall@20", "ndcg@10", "ndcg@20"]
 SELECT_ON = "recall@20"
@@ -171,10 +173,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = run(args.epochs, args.betas, args.jobs)
     text = report(rows, args.epochs, args.betas)
-    print(text)
-    if not args.no_write:
-        RESULTS.parent.mkdir(exist_ok=True)
-        RESULTS.write_text(text)
+    publish(text, RESULTS, write=not args.no_write)
 
 
 if __name__ == "__main__":

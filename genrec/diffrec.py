@@ -5,7 +5,7 @@ Recommender Model", SIGIR 2023 (https://github.com/YiyanXu/DiffRec). The
 authors publish each split as three NumPy arrays of 0-based ``[user, item]``
 rows (``train_list.npy``, ``valid_list.npy``, ``test_list.npy``) inside a RAR
 archive. genrec does not unpack RAR: extract the archive and point
-``GENREC_DATA`` at the folder that holds ``diffrec-ml-1m-clean/`` (or
+``GENREC_DATA`` at the folder that contains ``diffrec-ml-1m-clean/`` (or
 ``-noisy/``), or pass `data_dir`.
 """
 

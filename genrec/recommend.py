@@ -206,7 +206,7 @@ def recommendation_loop(recommender: Recommender, liked: Iterable[int | str], an
             break
         unknown = set(reply) - set(table.index)
         if unknown:
-            raise ValueError(f"answer returned ids {sorted(unknown)} that were not "
+            raise ValueError(f"answer() returned ids {sorted(unknown)} that were not "
                              f"shown this round; choose from {list(table.index)}")
         history.extend(reply)
         shown.extend(table.index)

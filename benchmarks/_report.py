@@ -1,4 +1,4 @@
-"""The machine description that every benchmark fragment starts with."""
+"""Shared parts of the benchmark fragments: the machine description and output."""
 
 import os
 import platform
@@ -23,3 +23,11 @@ def describe_machine() -> str:
             f"{platform.python_version()}, numpy {numpy.__version__}, pandas "
             f"{pandas.__version__}, scipy {scipy.__version__}, torch "
             f"{torch.__version__} with {torch.get_num_threads()} intra-op threads")
+
+
+def publish(text: str, path, *, write: bool = True) -> None:
+    """Print a Markdown fragment and, unless `write` is false, save it to `path`."""
+    print(text)
+    if write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
