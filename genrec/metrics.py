@@ -28,6 +28,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import torch
 
 
 def _sort_keys(scores: np.ndarray) -> np.ndarray:
@@ -96,15 +97,10 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.spmatrix | None = None) -> np.
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
 
-    keys = _sort_keys(scores)
-    n_items = keys.shape[1]
-    if k < n_items:
-        part = np.argpartition(keys, n_items - k, axis=1)[:, n_items - k:]
-    else:
-        part = np.broadcast_to(np.arange(n_items), keys.shape).copy()
-    # Keys are distinct, so this order is total and the same for every k.
-    order = np.argsort(np.take_along_axis(keys, part, axis=1), axis=1)[:, ::-1]
-    return np.take_along_axis(part, order, axis=1)
+    # Keys are distinct, so the order is total: the same on every run and
+    # nested across k. torch.topk selects and sorts them in one pass.
+    keys = torch.from_numpy(_sort_keys(scores))
+    return torch.topk(keys, k, dim=1, sorted=True).indices.numpy()
 
 
 def _hits(top: np.ndarray, target: sp.csr_matrix) -> np.ndarray:
