@@ -102,7 +102,7 @@ def _memory_mib(field: str) -> float:
 
 
 def product_gflops(n_items: int, batch: int = 2048, hidden: int = 600) -> float:
-    """Return the GFLOP/s torch reaches on the output layer's three products.
+    """Measure the GFLOP/s torch reaches on the output layer's three products.
 
     The products are the forward pass (batch x hidden times hidden x items)
     and the two gradients, with the shapes of one Mult-VAE batch.
@@ -242,16 +242,17 @@ def floor_section(results: dict) -> list[str]:
     for name, by_library in results.items():
         g = by_library["genrec"]
         floor = 3 * 2 * g["n_users"] * 600 * g["n_items"] / (g["product_gflops"] * 1e9)
-        third = REFERENCE[name][0] / 3
-        recbole = ""
+        reference_third = REFERENCE[name][0] / 3
+        measured_third = None
         if "RecBole" in by_library:
-            third = np.median(by_library["RecBole"]["train_seconds"]) / 3
-            recbole = f"{third:.3f}"
-        if floor >= third:
+            measured_third = np.median(by_library["RecBole"]["train_seconds"]) / 3
+        # Judge against RecBole's epoch from this run, or the reference run without one.
+        if floor >= (measured_third if measured_third is not None else reference_third):
             out_of_reach.append(name)
+        measured_cell = "" if measured_third is None else f"{measured_third:.3f}"
         lines.append(f"| {name} | {g['product_gflops']:.0f} | {floor:.3f} "
-                     f"| {np.median(g['train_seconds']):.3f} | {recbole} "
-                     f"| {REFERENCE[name][0] / 3:.3f} |")
+                     f"| {np.median(g['train_seconds']):.3f} | {measured_cell} "
+                     f"| {reference_third:.3f} |")
     if out_of_reach:
         lines += ["", f"On {' and '.join(out_of_reach)} the floor alone is above a "
                   "third of RecBole's epoch, so no code that does this arithmetic in "
